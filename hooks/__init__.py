@@ -1,0 +1,1 @@
+"""kata-deploy multi-install: the node installer and the Helm hook programs."""

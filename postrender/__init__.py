@@ -1,0 +1,1 @@
+"""kata-deploy-postrender: checks and stamps a rendered kata-deploy release."""
