@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from hooks import naming
+from hooks import naming, preflight, uninstall
 from hooks import shims as shim_catalog
 
 EXIT_USAGE = 2
@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands living in their own modules register themselves through this list.
-_COMMAND_MODULES: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_COMMAND_MODULES: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    preflight.register,
+    uninstall.register,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,8 @@ objects ``kata-deploy-<S>[-<component>]``. An empty suffix is today's unsuffixed
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from hooks import shims as shim_catalog
 
@@ -31,7 +31,8 @@ VARIANTS = ("debug", "devkit")
 CHART_VARIANTS = ("debug",)
 # Objects named `kata-deploy-<S>-<component>` besides the installer's own `kata-deploy-<S>`.
 COMPONENTS = ("preflight", "cleanup")
-RESERVED_WORDS = ("default", "debug", "devkit", "kata")
+# `deploy` would make `kata-deploy-deploy` read as a doubled suffix.
+RESERVED_WORDS = ("default", "debug", "devkit", "kata", "deploy")
 
 SHARED_NODE_LABEL = "katacontainers.io/kata-runtime"
 NODE_MARK_PREFIX = "kata-deploy.katacontainers.io/"
@@ -369,3 +370,36 @@ class Install:
             "suffix_label": {SUFFIX_LABEL: self.tag},
             "objects": self.object_names(),
         }
+
+
+# --- node installer: host paths and names (hooks/installer) ----------------------
+# Upstream kata-static files name the unsuffixed install dir; a suffixed or prefixed
+# install rewrites exactly this prefix (see hooks/installer/configs.py).
+PRISTINE_INSTALL_DIR = "/opt/kata"
+# Directory inside an install dir holding the installer's own record of that install.
+INSTALL_STATE_DIR = ".kata-deploy"
+INSTALL_MANIFEST = f"{INSTALL_STATE_DIR}/install.json"
+# Drop-in directory of k3s/rke2 for containerd config version 3 (`dropin_dir` is version 2's).
+TEMPLATE_V3_DROPIN_DIRNAME = "config-v3.toml.d"
+# The readiness file of the installer pod (the chart's readinessProbe cats it).
+READY_FILE = "/tmp/kata-deploy/ready"
+# systemd units that may run the CRI of a distribution, first match wins (agents vs servers).
+CRI_SERVICE_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "k3s": ("k3s", "k3s-agent"),
+    "rke2": ("rke2-server", "rke2-agent"),
+    "k0s": ("k0scontroller", "k0sworker"),
+}
+CRIO_SERVICE = "crio"
+
+
+def private_containerd_dropin(install: Install) -> str:
+    """This install's containerd drop-in when the main config must import it by path."""
+    return f"{install.install_dir}/containerd/{install.containerd_dropin}"
+
+
+def generated_shim_config(install: Install, shim: str, variant: str = "") -> str:
+    """Absolute path of the configuration a handler of `shim` (or its variant) runs with."""
+    spec = shim_catalog.lookup(shim)
+    if not variant:
+        return f"{install.install_dir}/{spec.generated_config}"
+    return f"{install.install_dir}/{spec.config_dir}/runtimes/{shim}-{variant}/configuration-{shim}.toml"

@@ -146,7 +146,7 @@ reason text naming.py gives, or "". Args: root, suffix, shims (list), debug.
 {{- end -}}
 {{- else if gt (len $s) 32 -}}
 {{- $reason = printf "it has %d characters, more than the limit of 32" (len $s) -}}
-{{- else if has $s (list "default" "debug" "devkit" "kata") -}}
+{{- else if has $s (list "default" "debug" "devkit" "kata" "deploy") -}}
 {{- $reason = printf "'%s' is reserved: it names the unsuffixed install or one of its variants" $s -}}
 {{- end -}}
 {{- if and $s (not $reason) -}}
@@ -249,4 +249,157 @@ reason text naming.py gives, or "". Args: root, suffix, shims (list), debug.
 {{- if and .Values.installationPrefix (not (hasPrefix "/" .Values.installationPrefix)) -}}
 {{- fail (printf "installationPrefix %q is relative; it must be an absolute path. Fix: use '/%s'." .Values.installationPrefix (trimPrefix "./" .Values.installationPrefix)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Per-shim hypervisor overrides of the enabled shims, as JSON for the installer. */}}
+{{- define "kata-deploy.shimOverrides" -}}
+{{- $overrides := dict -}}
+{{- range $name, $shim := .Values.shims -}}
+{{- if and $shim.enabled $shim.hypervisor -}}{{- $_ := set $overrides $name $shim.hypervisor -}}{{- end -}}
+{{- end -}}
+{{- toJson $overrides -}}
+{{- end -}}
+
+{{/* Annotations of a hook object. Args: root, events, weight. */}}
+{{- define "kata-deploy.hookAnnotations" -}}
+helm.sh/hook: {{ .events }}
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end -}}
+
+{{/*
+ServiceAccount, ClusterRole(+Binding) and Role(+Binding) of a hook Job, created as
+hooks before it. Args: root, component, events, clusterRules, namespacedRules.
+*/}}
+{{- define "kata-deploy.hookRBAC" -}}
+{{- $name := include "kata-deploy.componentName" (dict "root" .root "component" .component) -}}
+{{- $labels := include "kata-deploy.componentLabels" (dict "root" .root "component" .component) -}}
+{{- $annotations := include "kata-deploy.hookAnnotations" (dict "events" .events "weight" -10) -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- $labels | nindent 4 }}
+  annotations:
+    {{- $annotations | nindent 4 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- $labels | nindent 4 }}
+  annotations:
+    {{- $annotations | nindent 4 }}
+rules:
+  {{- toYaml .clusterRules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- $labels | nindent 4 }}
+  annotations:
+    {{- $annotations | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ $name }}
+    namespace: {{ .root.Release.Namespace }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- $labels | nindent 4 }}
+  annotations:
+    {{- $annotations | nindent 4 }}
+rules:
+  {{- toYaml .namespacedRules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- $labels | nindent 4 }}
+  annotations:
+    {{- $annotations | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ $name }}
+    namespace: {{ .root.Release.Namespace }}
+{{- end -}}
+
+{{/* The hook Job. Args: root, component, events, settings (preflight/cleanup values), args. */}}
+{{- define "kata-deploy.hookJob" -}}
+{{- $name := include "kata-deploy.componentName" (dict "root" .root "component" .component) -}}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ $name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "kata-deploy.componentLabels" (dict "root" .root "component" .component) | nindent 4 }}
+  annotations:
+    {{- include "kata-deploy.hookAnnotations" (dict "events" .events "weight" 0) | nindent 4 }}
+    # Helm 4 streams the log of a failed hook to the user: the reason is in it.
+    helm.sh/hook-output-log-policy: hook-failed
+spec:
+  # One pod per run: a failure is reported, never retried into a pile of pods.
+  backoffLimit: 0
+  activeDeadlineSeconds: {{ .settings.activeDeadlineSeconds }}
+  ttlSecondsAfterFinished: {{ .settings.ttlSecondsAfterFinished }}
+  template:
+    metadata:
+      labels:
+        {{- include "kata-deploy.componentLabels" (dict "root" .root "component" .component) | nindent 8 }}
+    spec:
+      serviceAccountName: {{ $name }}
+      restartPolicy: Never
+      {{- with .root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      nodeSelector:
+        kubernetes.io/os: linux
+      containers:
+        - name: {{ .component }}
+          image: {{ include "kata-deploy.image" .root }}
+          imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+          command: ["kata-deploy"]
+          args:
+            {{- toYaml .args | nindent 12 }}
+          {{- with .settings.resources }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          securityContext:
+            allowPrivilegeEscalation: false
+            runAsNonRoot: true
+            runAsUser: 65534
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: ["ALL"]
+{{- end -}}
+
+{{/*
+The release's state ConfigMap: named after the release, not the suffix, so an
+upgrade that changes the suffix still finds the old one.
+*/}}
+{{- define "kata-deploy.stateName" -}}
+{{- printf "kata-deploy-state-%s" .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
