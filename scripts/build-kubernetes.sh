@@ -14,6 +14,20 @@ commands=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-sc
 if [[ -f $out/stamp ]]; then
   exit 0
 fi
+# One build at a time: a second caller waits for the first and reuses its result.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+  log "another Kubernetes build is running; waiting for it"
+  flock 9
+fi
+# A copy started before this lock existed does not hold it: wait for it too.
+while pgrep -f 'go build .*k8s.io/kubernetes/cmd/kubeadm' >/dev/null && [[ ! -f $out/stamp ]]; do
+  sleep 10
+done
+if [[ -f $out/stamp ]]; then
+  exit 0
+fi
 
 wrapper="$out/module"
 mkdir -p "$wrapper" "$out/bin"

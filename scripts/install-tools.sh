@@ -3,11 +3,26 @@
 # the git-ignored .tools/bin. Binaries are built once per version into
 # $CACHE_DIR/tools/<name>-<version> and linked from there, so a clean clone
 # reuses them.
+#   scripts/install-tools.sh [--no-kubectl] [TOOL...]   TOOL: helm helm4 kind kubectl (default: all)
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+wanted=()
+no_kubectl=""
+for arg in "$@"; do
+  case $arg in
+    --no-kubectl) no_kubectl=1 ;;
+    helm | helm4 | kind | kubectl) wanted+=("$arg") ;;
+    *) die "unknown argument $arg" ;;
+  esac
+done
+((${#wanted[@]})) || wanted=(helm helm4 kind kubectl)
+[[ -z $no_kubectl ]] || wanted=("${wanted[@]/kubectl/}")
+want() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 
 # build_tool NAME VERSION PACKAGE@VERSION [LDFLAGS]
 build_tool() {
   local name=$1 version=$2 pkg=$3 ldflags=${4:-}
+  want "$name" || return 0
   local dest="$CACHE_DIR/tools/$name-$version"
   if [[ ! -x $dest ]]; then
     log "building $name $version (go install $pkg)"
@@ -32,7 +47,7 @@ build_tool helm "$HELM3_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$hel
 build_tool helm4 "$HELM4_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION"
 build_tool kind "$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION"
 # kubectl comes from the Kubernetes build (scripts/build-kubernetes.sh).
-if [[ ${1:-} != --no-kubectl ]]; then
+if want kubectl; then
   "$REPO_ROOT/scripts/build-kubernetes.sh"
   ln -sfn "$CACHE_DIR/kubernetes/$KUBERNETES_VERSION/bin/kubectl" "$TOOLS_BIN/kubectl"
 fi

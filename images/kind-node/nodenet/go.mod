@@ -1,0 +1,3 @@
+module kata-deploy-dev/kind-node/nodenet
+
+go 1.22

@@ -1,0 +1,3 @@
+module kata-deploy-dev/kind-node/pause
+
+go 1.22
