@@ -11,7 +11,8 @@
 #
 # Environment: KIND_CLUSTER_NAME (default kata-deploy-e2e), KIND_NODE_IMAGE (use
 # this node image), INSTALLER_IMAGE (image to load instead of building one),
-# SKIP_INSTALLER_IMAGE=1, WAIT_TIMEOUT (seconds for nodes Ready, default 300).
+# SKIP_INSTALLER_IMAGE=1, WAIT_TIMEOUT (seconds for nodes Ready, default 300),
+# KIND_KUBECONFIG (where to write the kubeconfig, default .tools/kubeconfig).
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 . "$REPO_ROOT/scripts/kind-lib.sh"
 

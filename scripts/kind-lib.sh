@@ -1,7 +1,7 @@
 # Helpers shared by cluster-up.sh, cluster-down.sh and bench-kind.sh. Source
 # after common.sh.
 CLUSTER=${KIND_CLUSTER_NAME:-kata-deploy-e2e}
-KUBECONFIG_OUT="$REPO_ROOT/.tools/kubeconfig"
+KUBECONFIG_OUT=${KIND_KUBECONFIG:-$REPO_ROOT/.tools/kubeconfig}
 export PATH="$TOOLS_BIN:$PATH"
 
 ensure_tools() {
