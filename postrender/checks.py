@@ -73,16 +73,16 @@ def find_install(documents: list[Document]) -> naming.Install:
         raise PostRenderError([Violation(installers[0].where, "env", str(err))]) from err
 
 
-def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+def strings_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Every string in an object (keys included), with its JSON-pointer-like path."""
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}/{key}"
             yield child + " (key)", str(key)
-            yield from _strings(item, child)
+            yield from strings_in(item, child)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, f"{path}/{index}")
+            yield from strings_in(item, f"{path}/{index}")
     elif isinstance(value, str):
         yield path, value
 
@@ -124,7 +124,7 @@ def check_document(install: naming.Install, document: Document) -> list[Violatio
             f"{stamped!r} belongs to another install; expected {install.tag!r}")
 
     doubled = re.compile(rf"(?<![a-z0-9]){re.escape(install.suffix)}-{re.escape(install.suffix)}(?![a-z0-9])")
-    for path, text in _strings(body):
+    for path, text in strings_in(body):
         if DOUBLED_PREFIX in text:
             add(path, f"{text!r} repeats '-installation-prefix'")
         if install.suffix and doubled.search(text):
