@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the pinned helm (v3 as `helm`, v4 as `helm4`), kind and kubectl into
 # the git-ignored .tools/bin. Binaries are built once per version into
-# $CACHE_DIR/tools/<name>-<version> and linked from there, so a clean clone
+# $CACHE_DIR/tools/<name>-<version>-<flags hash> and linked from there, so a clean clone
 # reuses them.
 #   scripts/install-tools.sh [--no-kubectl] [TOOL...]   TOOL: helm helm4 kind kubectl (default: all)
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -23,7 +23,9 @@ want() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 build_tool() {
   local name=$1 version=$2 pkg=$3 ldflags=${4:-}
   want "$name" || return 0
-  local dest="$CACHE_DIR/tools/$name-$version"
+  # The key covers the link flags too: a changed version stamp rebuilds.
+  local dest
+  dest="$CACHE_DIR/tools/$name-$version-$(printf '%s' "$ldflags" | sha256sum | cut -c1-8)"
   if [[ ! -x $dest ]]; then
     log "building $name $version (go install $pkg)"
     local gobin
@@ -44,7 +46,8 @@ for pkg in pkg/chartutil pkg/lint/rules; do
   helm3_ld+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$kube_minor"
 done
 build_tool helm "$HELM3_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$helm3_ld"
-build_tool helm4 "$HELM4_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION"
+build_tool helm4 "$HELM4_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" \
+  "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
 build_tool kind "$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION"
 # kubectl comes from the Kubernetes build (scripts/build-kubernetes.sh).
 if want kubectl; then
