@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from hooks import naming, preflight, uninstall
 from hooks import shims as shim_catalog
+from hooks.installer import commands as installer_commands
 
 EXIT_USAGE = 2
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 _COMMAND_MODULES: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     preflight.register,
     uninstall.register,
+    installer_commands.register,
 ]
 
 
