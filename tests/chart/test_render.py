@@ -70,7 +70,7 @@ def test_names_carry_the_suffix_exactly_once(helm: Helm, values: Path) -> None:
             assert not [text for _, text in strings_in(obj) if doubled.search(text)]
         assert obj["metadata"]["labels"][naming.SUFFIX_LABEL] == install.tag
     volumes = {v["name"]: v["hostPath"]["path"] for v in daemonset["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["install-dir"] == install.install_dir
+    assert volumes["opt-dir"] + f"/kata{'-' + suffix if suffix else ''}" == install.install_dir
 
 
 @pytest.mark.parametrize("distribution", sorted(naming.DISTRIBUTIONS))

@@ -42,7 +42,7 @@ def test_the_chart_output_is_clean(rendered_cicd: str, rendered_unsuffixed: str)
 CASES: dict[str, tuple[Mutation, str, str]] = {
     "doubled suffix in a path": (
         lambda d: installer(d)["volumes"][0]["hostPath"].update(path="/opt/kata-cicd-cicd"),
-        "volumes.install-dir.hostPath", "not this install's directory",
+        "volumes.opt-dir.hostPath", "not this install's directory",
     ),
     "doubled suffix in env": (
         lambda d: set_env(d, "LOG_LEVEL", "kata-cicd-cicd"), "/spec/template/spec/containers/0/env",

@@ -78,7 +78,7 @@ def test_helm4_hides_the_message_so_check_mode_reveals_it(helm4: Helm, helm4_hom
     patched = subprocess.run(["kata-deploy-postrender", f"--patch={bad_patch_file(tmp_path)}"], input=rendered,
                              capture_output=True, text=True, check=False)
     assert patched.returncode == 1
-    assert "volumes.install-dir.hostPath: '/opt/kata-cicd-cicd' is not this install's directory" in patched.stderr
+    assert "volumes.opt-dir.hostPath: '/opt/kata-cicd-cicd' is not this install's directory" in patched.stderr
 
 
 def test_check_mode_accepts_the_chart_and_names_problems(helm: Helm) -> None:
