@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,11 +163,11 @@ CLI = [sys.executable, "-m", "hooks.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+            wrapper: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KATA_DEPLOY_", "MULTI_INSTALL"))}
     full_env.update(env or {})
-    return subprocess.run([*CLI, *args], cwd=REPO, env=full_env, capture_output=True, text=True,
-                          timeout=timeout, check=False, preexec_fn=preexec)
+    return subprocess.run([*wrapper, *CLI, *args], cwd=REPO, env=full_env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def cli_install_args(root: Path, artifacts: Path, suffix: str, *extra: str) -> list[str]:
