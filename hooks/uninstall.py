@@ -112,8 +112,12 @@ class Cluster(Protocol):
     def delete_configmap(self, namespace: str, name: str) -> None: ...
 
 
+RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
+
+
 @dataclass(frozen=True)
 class Request:
+    release: str
     namespace: str
     daemonset: str
     node_mark: str
@@ -126,6 +130,14 @@ def run(request: Request, cluster: Cluster, say: Callable[[str], None] = print,
         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> int:
     started = clock()
     daemonset = cluster.read_daemonset(request.namespace, request.daemonset)
+    owner = ((daemonset or {}).get("metadata", {}).get("annotations") or {}).get(RELEASE_NAME_ANNOTATION)
+    if daemonset is not None and owner != request.release:
+        # A release whose install was refused (its suffix belongs to another release) owns
+        # no DaemonSet and no node: never touch the other release's.
+        cluster.delete_configmap(request.namespace, request.state_configmap)
+        say(f"nothing to clean: {request.namespace}/{request.daemonset} belongs to release {owner!r}, "
+            f"not {request.release!r}")
+        return 0
     if daemonset is None:
         leftover = [n["metadata"]["name"] for n in cluster.list_nodes(request.node_mark)]
         if leftover:
@@ -165,6 +177,7 @@ def run(request: Request, cluster: Cluster, say: Callable[[str], None] = print,
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("uninstall", help="Helm pre-delete hook: clean every node of a release")
+    parser.add_argument("--release", required=True)
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--daemonset", required=True)
     parser.add_argument("--node-mark", required=True, help="the install's node mark label key")
@@ -176,5 +189,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _main(args: argparse.Namespace) -> int:
     from hooks import kube
 
-    request = Request(args.namespace, args.daemonset, args.node_mark, args.state_configmap, args.timeout)
+    request = Request(args.release, args.namespace, args.daemonset, args.node_mark, args.state_configmap,
+                      args.timeout)
     return run(request, kube.ApiCluster(kube.load_client()))

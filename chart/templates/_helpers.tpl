@@ -260,11 +260,14 @@ reason text naming.py gives, or "". Args: root, suffix, shims (list), debug.
 {{- toJson $overrides -}}
 {{- end -}}
 
-{{/* Annotations of a hook object. Args: root, events, weight. */}}
+{{/*
+Annotations of a hook object. Args: events, weight, policy. A failed Job stays
+(its log says why, until ttlSecondsAfterFinished); its RBAC never does.
+*/}}
 {{- define "kata-deploy.hookAnnotations" -}}
 helm.sh/hook: {{ .events }}
 helm.sh/hook-weight: {{ .weight | quote }}
-helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+helm.sh/hook-delete-policy: {{ .policy | default "before-hook-creation,hook-succeeded" }}
 {{- end -}}
 
 {{/*
@@ -274,7 +277,7 @@ hooks before it. Args: root, component, events, clusterRules, namespacedRules.
 {{- define "kata-deploy.hookRBAC" -}}
 {{- $name := include "kata-deploy.componentName" (dict "root" .root "component" .component) -}}
 {{- $labels := include "kata-deploy.componentLabels" (dict "root" .root "component" .component) -}}
-{{- $annotations := include "kata-deploy.hookAnnotations" (dict "events" .events "weight" -10) -}}
+{{- $annotations := include "kata-deploy.hookAnnotations" (dict "events" .events "weight" -10 "policy" "before-hook-creation,hook-succeeded,hook-failed") -}}
 apiVersion: v1
 kind: ServiceAccount
 metadata:

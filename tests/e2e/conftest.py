@@ -108,3 +108,54 @@ def node_images():  # type: ignore[no-untyped-def]
         return sorted(tag for image in data["images"] for tag in image.get("repoTags") or [])
 
     return images
+
+
+# --- kata-deploy lifecycle fixtures (tests/e2e/kata.py) --------------------------------------
+
+ROUNDS = int(os.environ.get("E2E_ROUNDS", "3"))
+CYCLES = int(os.environ.get("E2E_CYCLES", "3"))
+
+
+@pytest.fixture(scope="session")
+def driver(kubeconfig: Path, node_containers: list[str], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.e2e.kata import Driver
+
+    kata = Driver(kubeconfig, node_containers, tmp_path_factory.mktemp("helm4-home"))
+    kata.install_plugin()
+    return kata
+
+
+@pytest.fixture(scope="session")
+def baseline(driver):  # type: ignore[no-untyped-def]
+    """The nodes before this session installed anything: files and kata labels."""
+    from tests.e2e.kata import NAMESPACE
+
+    leftover = driver.helm(3, "list", "-n", NAMESPACE, "-a", "-q").stdout.split()
+    assert not leftover, f"releases left in {NAMESPACE} by an earlier run: {leftover}"
+    assert not any(driver.node_labels().values()), driver.node_labels()
+    return driver.fingerprints()
+
+
+@pytest.fixture()
+def releases(driver):  # type: ignore[no-untyped-def]
+    """Names of releases a test installs; whatever is still installed at the end is uninstalled."""
+    from tests.e2e.kata import NAMESPACE
+
+    installed: list[str] = []
+    yield installed
+    present = set(driver.helm(3, "list", "-n", NAMESPACE, "-a", "-q").stdout.split())
+    for name in installed:
+        if name in present:
+            driver.uninstall(name, check=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    kata = item.funcargs.get("driver") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and kata is not None:
+        try:
+            report.sections.append(("kata-deploy diagnostics", kata.diagnostics()))
+        except Exception as err:  # diagnostics must never hide the failure itself
+            report.sections.append(("kata-deploy diagnostics", f"could not collect: {err}"))

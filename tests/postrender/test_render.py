@@ -55,12 +55,13 @@ def test_unchanged_config_keeps_the_digest_and_a_change_rolls_it(rendered_cicd: 
 
 def test_a_patch_is_checked_again(rendered_cicd: str) -> None:
     ops = [{"op": "replace", "path": "/spec/template/spec/volumes/0/hostPath/path", "value": "/opt/kata-cicd-cicd"}]
-    with pytest.raises(checks.PostRenderError, match="DaemonSet/kata-deploy-cicd.*hostPath"):
+    with pytest.raises(checks.PostRenderError, match=r"DaemonSet/kata-deploy-cicd.*hostPath"):
         render.post_render(rendered_cicd, patched(ops))
 
 
 @pytest.mark.parametrize(("entries", "message"), [
-    ([{"target": {"kind": "Deployment"}, "patch": [{"op": "remove", "path": "/x"}]}], "no object matches any Deployment"),
+    ([{"target": {"kind": "Deployment"}, "patch": [{"op": "remove", "path": "/x"}]}],
+     "no object matches any Deployment"),
     ([{"target": {"kind": "DaemonSet"}, "patch": [{"op": "remove", "path": "/nope"}]}], "cannot apply to DaemonSet"),
     ([{"patch": []}], "needs target.kind"),
     ({"not": "a list"}, "expected a list"),

@@ -51,7 +51,7 @@ def test_helm3_sources_and_block_scalars() -> None:
         ("ServiceAccount", "b", "kata-deploy/templates/b.yaml"),
     ]
     assert documents[0].body["data"]["script"] == "first\n---\nafter a document marker inside a block scalar\n"
-    assert "ConfigMap/a (from kata-deploy/templates/a.yaml)" == documents[0].where
+    assert documents[0].where == "ConfigMap/a (from kata-deploy/templates/a.yaml)"
 
 
 def test_helm4_annotation_is_kept() -> None:
