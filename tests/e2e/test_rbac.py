@@ -30,9 +30,6 @@ def rbac_applied(driver: Driver):  # type: ignore[no-untyped-def]
     manifest = yaml.safe_dump_all(docs)
     driver.apply(manifest)
     yield
-    from tests.conftest import TOOLS
-    from tests.e2e.kata import sh
-
     sh([str(TOOLS / "kubectl"), "delete", "-f", "-", "--ignore-not-found"], stdin=manifest, env=driver.env)
     driver.kubectl("delete", "namespace", RBAC_NAMESPACE, "--wait=false")
 
