@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hooks import naming
 from hooks.installer import settings
 from hooks.installer.errors import EXIT_FAILURE, InstallerError
 from hooks.installer.nodes import KubeAPI
@@ -129,7 +130,8 @@ def _run(args: argparse.Namespace, env: dict[str, str]) -> int:
     resolved = _settings(args, env)
     restarter, api = _edges(resolved)
     mode = (args.mode or env.get("KATA_DEPLOY_MODE", "") or "install").strip()
-    return run.run(resolved, mode, run.Pod(restarter, api, log))
+    ready = Path(args.ready_file or env.get("KATA_DEPLOY_READY_FILE", "") or naming.READY_FILE)
+    return run.run(resolved, mode, run.Pod(restarter, api, log, ready))
 
 
 def register(commands: Subparsers) -> None:
@@ -155,4 +157,5 @@ def register(commands: Subparsers) -> None:
     _common(run_cmd)
     _install_flags(run_cmd)
     run_cmd.add_argument("--mode", choices=["install", "cleanup"], help="KATA_DEPLOY_MODE")
+    run_cmd.add_argument("--ready-file", help="readiness file (KATA_DEPLOY_READY_FILE; default /tmp/kata-deploy/ready)")
     run_cmd.set_defaults(handler=_guarded(_run))

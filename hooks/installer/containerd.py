@@ -94,6 +94,9 @@ def imported(imports: tuple[str, ...], path: str) -> bool:
 
 
 def parse_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) of a containerd version (`containerd://2.1.4`, `v2.1.4`, `2.1.4`); None otherwise."""
+    if "://" in text and not text.strip().startswith("containerd://"):
+        return None
     found = _VERSION_RE.search(text.strip())
     return (int(found.group(1)), int(found.group(2))) if found else None
 
@@ -216,6 +219,11 @@ def check_version(settings: Settings, placement: Placement, runtime_version: str
             placement.checked_config or settings.config_file,
             "is a version 1 containerd config, whose CRI plugin tables this installer does not write",
             "migrate it: containerd config migrate > config.toml (containerd 2.x), then install again",
+        )
+    if "://" in runtime_version and not runtime_version.startswith("containerd://"):
+        raise UnsupportedRuntimeError(
+            f"the node's container runtime is {runtime_version}, not containerd",
+            "install with CRI-O support (chart value crio.enabled=true, or --crio)",
         )
     if settings.distribution == "k0s":
         return  # k0s merges its containerd.d drop-ins itself

@@ -82,7 +82,8 @@ def test_unknown_shim_and_relative_prefix_and_bad_overrides(host: Path, small_pa
     _expect_failure(host, cli_install_args(host, small_payload, "blue", "--shim-overrides", '{"qemu": {"cpus": 1}}'),
                     2, "key 'cpus' is not an allowed hypervisor override")
     _expect_failure(host, cli_install_args(host, small_payload, "blue"), 2,
-                    "default shim 'fc' is not among the enabled shims", env={"DEFAULT_SHIM_AMD64": "fc", "SHIMS": "qemu", "KATA_DEPLOY_ARCH": "x86_64"})
+                    "default shim 'fc' is not among the enabled shims",
+                    env={"DEFAULT_SHIM_AMD64": "fc", "SHIMS": "qemu", "KATA_DEPLOY_ARCH": "x86_64"})
 
 
 def test_unparsable_containerd_config_names_file_and_line(tmp_path: Path, small_payload: Path) -> None:
@@ -139,3 +140,9 @@ def test_no_permission(host: Path, small_payload: Path) -> None:
     done = run_cli(*cli_install_args(host, small_payload, "blue", "--shims", "qemu"), wrapper=NO_OVERRIDE)
     assert done.returncode == 1 and "cannot write /opt: no write permission" in done.stderr, done.stderr
     assert {k: v for k, v in fingerprint(host).items() if "kata-deploy.lock" not in k} == before
+
+
+def test_a_crio_node_is_not_taken_for_containerd(host: Path, small_payload: Path) -> None:
+    argv = cli_install_args(host, small_payload, "blue", "--shims", "qemu")
+    argv[argv.index("2.1.4")] = "cri-o://1.30.2"
+    _expect_failure(host, argv, 1, "container runtime is cri-o://1.30.2, not containerd", "crio.enabled")

@@ -24,7 +24,7 @@ def _parallel(*argvs: list[str]) -> None:
     procs = [subprocess.Popen([*CLI, *argv], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for argv in argvs]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
 
 
