@@ -82,17 +82,23 @@ def test_status_lists_every_install(tmp_path: Path, small_payload: Path) -> None
 class Systemctl:
     """The systemctl edge: answers `show` for the units the node has, records `restart`."""
 
-    def __init__(self, units: set[str], fail: bool = False) -> None:
+    def __init__(self, units: set[str], fail: str = "", ignores: bool = False) -> None:
         self.units = units
         self.fail = fail
+        self.ignores = ignores  # like systemctl in a "chroot": exit 0, nothing restarted
+        self.invocations = dict.fromkeys(units, 1)
         self.calls: list[list[str]] = []
 
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(argv))
         unit = argv[-1].removesuffix(".service")
-        if argv[1] == "show":
+        if argv[1] == "show" and argv[2] == "--property=LoadState":
             return subprocess.CompletedProcess(argv, 0, "loaded\n" if unit in self.units else "not-found\n", "")
-        return subprocess.CompletedProcess(argv, 1 if self.fail else 0, "", "Job failed" if self.fail else "")
+        if argv[1] == "show":
+            return subprocess.CompletedProcess(argv, 0, f"{self.invocations.get(unit, '')}\n", "")
+        if not self.fail and not self.ignores:
+            self.invocations[unit] += 1
+        return subprocess.CompletedProcess(argv, 1 if self.fail else 0, "", self.fail)
 
 
 def test_systemd_restarts_the_unit_the_node_has_through_the_host_socket(tmp_path: Path) -> None:
@@ -100,14 +106,21 @@ def test_systemd_restarts_the_unit_the_node_has_through_the_host_socket(tmp_path
     (host / "run/systemd").mkdir(parents=True)
     (host / "run/systemd/private").write_text("")  # stands for the socket
     local = tmp_path / "container-run/systemd"
-    local.parent.mkdir()
+    (local / "system").mkdir(parents=True)  # the image's own /run/systemd makes way
     systemctl = Systemctl({"k3s-agent"})
     unit = restart.Systemd(host, systemctl, local).restart(("k3s", "k3s-agent"))
-    assert unit == "k3s-agent" and systemctl.calls[-1] == ["systemctl", "restart", "k3s-agent.service"]
+    assert unit == "k3s-agent" and ["systemctl", "restart", "k3s-agent.service"] in systemctl.calls
+    assert systemctl.invocations["k3s-agent"] == 2
     assert local.is_symlink() and local.resolve() == (host / "run/systemd").resolve()
-    failing = restart.Systemd(host, Systemctl({"containerd"}, fail=True), local)
+    failing = restart.Systemd(host, Systemctl({"containerd"}, fail="Job failed"), local)
     with pytest.raises(InstallerError, match=r"systemctl restart containerd failed \(1\): Job failed.*journalctl"):
         failing.restart(("containerd",))
+    no_pid = restart.Systemd(host, Systemctl({"containerd"}, fail="Failed to connect to bus: No data available"), local)
+    with pytest.raises(InstallerError, match="hostPID: true"):
+        no_pid.restart(("containerd",))
+    silent = restart.Systemd(host, Systemctl({"containerd"}, ignores=True), local)
+    with pytest.raises(InstallerError, match="returned success but containerd kept InvocationID 1"):
+        silent.restart(("containerd",))
     no_systemd = restart.Systemd(tmp_path / "bare", systemctl, tmp_path / "other/systemd")
     with pytest.raises(InstallerError, match="no systemd manager socket"):
         no_systemd.restart(("containerd",))

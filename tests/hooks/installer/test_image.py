@@ -95,3 +95,39 @@ def test_image_gives_the_host_state_of_the_direct_cli(image: str, container_host
     assert fingerprint(container_host) == base
     assert run_cli(*cli_cleanup_args(direct, "blue")).returncode == 0
     assert fingerprint(direct) == base
+
+
+def _docker(*args: str) -> str:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr}"
+    return done.stdout.strip()
+
+
+def test_image_restarts_a_unit_of_the_nodes_systemd(image: str, tmp_path: Path) -> None:
+    """As in a kind node: systemd is PID 1 of the node, the pod shares its PID namespace (hostPID)."""
+    base = subprocess.run([str(REPO / "images/installer/build.sh"), "--base-only"], capture_output=True, text=True,
+                          check=True).stdout.strip().splitlines()[-1]
+    run_dir, unit = tmp_path / "run", tmp_path / "containerd.service"
+    run_dir.mkdir()
+    unit.write_text("[Unit]\nDescription=stands in for containerd\n[Service]\nExecStart=/bin/sleep infinity\n")
+    node = _docker("run", "-d", "--privileged", "--cgroupns=private", "--tmpfs", "/tmp", "-v", f"{run_dir}:/run",
+                   "-v", f"{unit}:/etc/systemd/system/containerd.service:ro", base, "/lib/systemd/systemd")
+    try:
+        deadline = time.monotonic() + 60
+        while not (run_dir / "systemd/private").exists():
+            assert time.monotonic() < deadline, "systemd did not start"
+            time.sleep(0.2)
+        _docker("exec", node, "systemctl", "start", "containerd.service")
+        before = _docker("exec", node, "systemctl", "show", "-p", "InvocationID", "--value", "containerd.service")
+        restart = ("from pathlib import Path; from hooks.installer.restart import Systemd; "
+                   "print(Systemd(Path('/host')).restart(('containerd',)))")
+        pod = ["run", "--rm", "--privileged", "-v", f"{run_dir}/systemd:/host/run/systemd"]
+        out = _docker(*pod, f"--pid=container:{node}", image, "python3", "-c", restart)
+        after = _docker("exec", node, "systemctl", "show", "-p", "InvocationID", "--value", "containerd.service")
+        assert out == "containerd" and before and after and after != before
+        # Without the node's PID namespace systemd's socket refuses us: a clear error, not a silent success.
+        refused = subprocess.run(["docker", *pod, image, "python3", "-c", restart], capture_output=True, text=True,
+                                 check=False, timeout=120)
+        assert refused.returncode != 0 and "hostPID: true" in refused.stderr
+    finally:
+        _docker("rm", "-f", node)
