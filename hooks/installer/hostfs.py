@@ -194,6 +194,15 @@ class HostFS:
         checkpoint(f"removed tree {host_path}")
         return True
 
+    def remove_empty_dir(self, host_path: str) -> bool:
+        """Remove a directory if it is empty. True when removed."""
+        try:
+            self.path(host_path).rmdir()
+        except OSError:
+            return False
+        checkpoint(f"rmdir {host_path}")
+        return True
+
     def is_mount_point(self, host_path: str) -> bool:
         return os.path.ismount(self.path(host_path))
 

@@ -212,3 +212,42 @@ def test_overrides_and_debug_handlers(host: Path, payload_dir: Path) -> None:
                                    "configuration-qemu.toml").read_text())
     assert debug["hypervisor"]["qemu"]["enable_debug"] is True and debug["runtime"]["enable_debug"] is True
     assert containerd_runtimes(host) == {"runc": 1, "kata-qemu-blue": 1, "kata-qemu-blue-debug": 1}
+
+
+def test_installation_prefix(host: Path, payload_dir: Path) -> None:
+    """Everything lands below the prefix; cleanup also removes the parents the install created."""
+    base = fingerprint(host)
+    install(host, payload_dir, "blue", "--installation-prefix", "/usr/local/", "--shims", "qemu")
+    root = host / "usr/local/opt/kata-blue"
+    qemu = tomllib.loads((root / "share/defaults/kata-containers/runtimes/qemu/configuration-qemu.toml").read_text())
+    assert qemu["hypervisor"]["qemu"]["path"] == "/usr/local/opt/kata-blue/bin/qemu-system-x86_64-installation-prefix"
+    assert qemu["hypervisor"]["qemu"]["kernel"] == "/usr/local/opt/kata-blue/share/kata-containers/vmlinux.container"
+    dropin = tomllib.loads((host / "etc/containerd/conf.d/kata-deploy-blue.toml").read_text())
+    runtime = dropin["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["kata-qemu-blue"]
+    assert runtime["runtime_path"] == "/usr/local/opt/kata-blue/bin/containerd-shim-kata-v2"
+    assert doubled(host, ["blue"]) == []
+    cleanup(host, payload_dir, "blue", "--installation-prefix", "/usr/local")
+    assert fingerprint(host) == base
+
+
+@pytest.mark.parametrize(("dist", "rendered", "dropin_dir", "unit"), [
+    ("k3s", 'version = 2\nimports = ["/var/lib/rancher/k3s/agent/etc/containerd/config.toml.d/*.toml"]\n',
+     "var/lib/rancher/k3s/agent/etc/containerd/config.toml.d", "k3s"),
+    ("rke2", 'version = 3\nimports = ["/var/lib/rancher/rke2/agent/etc/containerd/config-v3.toml.d/*.toml"]\n',
+     "var/lib/rancher/rke2/agent/etc/containerd/config-v3.toml.d", "rke2-server"),
+])
+def test_k3s_and_rke2_template_dropins_follow_the_rendered_version(host: Path, payload_dir: Path, dist: str,
+                                                                    rendered: str, dropin_dir: str, unit: str) -> None:
+    config_dir = host / dropin_dir.rsplit("/", 1)[0]
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "config.toml").write_text(rendered)
+    base = fingerprint(host)
+    restarts = Recorder()
+    install(host, payload_dir, "blue", "--distribution", dist, "--shims", "qemu", restarts=restarts)
+    data = tomllib.loads((host / dropin_dir / "kata-deploy-blue.toml").read_text())
+    plugin = "io.containerd.cri.v1.runtime" if "version = 3" in rendered else "io.containerd.grpc.v1.cri"
+    assert list(data["plugins"][plugin]["containerd"]["runtimes"]) == ["kata-qemu-blue"]
+    assert (config_dir / "config.toml").read_text() == rendered  # the rendered file is never edited
+    assert restarts.calls == [(unit, *[u for u in naming.CRI_SERVICE_CANDIDATES[dist] if u != unit])]
+    cleanup(host, payload_dir, "blue", "--distribution", dist)
+    assert fingerprint(host) == base

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -103,3 +104,22 @@ def test_the_process_with_the_kubernetes_client_and_real_signals(host: Path, sma
         assert "is deleting: cleaning up this node" in out
     assert fingerprint(host) == base and state.labels == {}
     assert any(r.startswith("PATCH /api/v1/nodes/node-1") for r in state.requests)
+
+
+def test_sigterm_during_the_install_waits_for_it_to_finish(host: Path, small_payload: Path, tmp_path: Path) -> None:
+    """A pod deleted mid-install must not leave half an install: the signal waits until the end."""
+    clean = tmp_path / "clean"
+    shutil.copytree(host, clean, symlinks=True)
+    proc = _start(clean, small_payload, tmp_path / "c", {"NO_K8S": "true", "CONTAINERD_VERSION": "2.1.4"})
+    _wait_ready(proc, tmp_path / "c" / "ready")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    proc = _start(host, small_payload, tmp_path, {"NO_K8S": "true", "CONTAINERD_VERSION": "2.1.4"})
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # printed after SIGTERM is blocked, before any write
+    assert "install 'blue'" in first
+    proc.send_signal(signal.SIGTERM)
+    out = first + proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, out
+    assert "install 'blue' done" in out and "SIGTERM received" in out
+    assert fingerprint(host) == fingerprint(clean)
