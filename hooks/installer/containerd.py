@@ -275,17 +275,18 @@ def render_dropin(settings: Settings, version: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def runtime_names(data: dict[str, Any]) -> set[str]:
-    """Runtime handler names a parsed containerd config (or drop-in) declares."""
-    names: set[str] = set()
+def runtimes(data: dict[str, Any]) -> dict[str, str]:
+    """Runtime handler -> runtime_path ("" if unset) a parsed containerd config (or drop-in) declares."""
+    found: dict[str, str] = {}
     plugins = data.get("plugins", {})
     if not isinstance(plugins, dict):
-        return names
+        return found
     for plugin in CRI_PLUGIN.values():
-        runtimes = plugins.get(plugin, {}).get("containerd", {}).get("runtimes", {})
-        if isinstance(runtimes, dict):
-            names.update(runtimes)
-    return names
+        tables = plugins.get(plugin, {}).get("containerd", {}).get("runtimes", {})
+        if isinstance(tables, dict):
+            found.update({name: str(t.get("runtime_path", "")) if isinstance(t, dict) else ""
+                          for name, t in tables.items()})
+    return found
 
 
 # --- imports edits ----------------------------------------------------------------------

@@ -58,6 +58,9 @@ def render_dropin(settings: Settings) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def runtime_names(data: dict[str, Any]) -> set[str]:
-    runtimes = data.get("crio", {}).get("runtime", {}).get("runtimes", {})
-    return set(runtimes) if isinstance(runtimes, dict) else set()
+def runtimes(data: dict[str, Any]) -> dict[str, str]:
+    """Runtime handler -> runtime_path a parsed CRI-O config (or drop-in) declares."""
+    tables = data.get("crio", {}).get("runtime", {}).get("runtimes", {})
+    if not isinstance(tables, dict):
+        return {}
+    return {name: str(t.get("runtime_path", "")) if isinstance(t, dict) else "" for name, t in tables.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,9 +33,9 @@ class Found:
     files: int = 0
 
 
-def _cri_handlers(fs: HostFS, config_files: list[str]) -> set[str]:
-    """Runtime names declared by the containerd configs (and their imports) and CRI-O drop-ins."""
-    names: set[str] = set()
+def _cri_handlers(fs: HostFS, config_files: list[str]) -> dict[str, str]:
+    """Handler -> runtime_path declared by the containerd configs (and their imports) and CRI-O drop-ins."""
+    names: dict[str, str] = {}
     seen: set[str] = set()
     queue = list(config_files)
     while queue:
@@ -49,7 +50,8 @@ def _cri_handlers(fs: HostFS, config_files: list[str]) -> set[str]:
             data = tomllib.loads(raw.decode())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError):
             continue
-        names |= containerd.runtime_names(data) | crio.runtime_names(data)
+        names.update(containerd.runtimes(data))
+        names.update(crio.runtimes(data))
         for pattern in data.get("imports", []) if isinstance(data.get("imports"), list) else []:
             if not isinstance(pattern, str):
                 continue
@@ -83,7 +85,7 @@ def scan(host_root: Path, prefixes: list[str], extra_configs: list[str]) -> list
             if not path.is_dir() or path.is_symlink():
                 continue
             host_dir = "/" + path.relative_to(fs.root).as_posix()
-            files = sum(len(f) for _, _, f in _walk(path))
+            files = sum(len(f) for _, _, f in os.walk(path))
             manifest = _manifest(path)
             if manifest:
                 handlers = [h for h in manifest.get("handlers", []) if isinstance(h, str)]
@@ -93,15 +95,9 @@ def scan(host_root: Path, prefixes: list[str], extra_configs: list[str]) -> list
                                    manifest.get("dropin") if isinstance(manifest.get("dropin"), str) else None,
                                    files))
             elif files:
-                found.append(Found(host_dir, False, files=files,
-                                   handlers={h: True for h in sorted(known) if _points_into(fs, h, host_dir)}))
+                mine = {h: True for h, runtime in sorted(known.items()) if runtime.startswith(host_dir + "/")}
+                found.append(Found(host_dir, False, files=files, handlers=mine))
     return found
-
-
-def _walk(path: Path) -> list[tuple[str, list[str], list[str]]]:
-    import os
-
-    return list(os.walk(path))
 
 
 def _manifest(install_dir: Path) -> dict[str, Any]:
@@ -110,12 +106,6 @@ def _manifest(install_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return loaded if isinstance(loaded, dict) else {}
-
-
-def _points_into(fs: HostFS, handler: str, install_dir: str) -> bool:
-    """For unmanaged installs: a handler whose name looks like this directory's."""
-    tail = install_dir.rsplit("/opt/kata", 1)[1]
-    return handler.startswith("kata-") and (handler.endswith(tail) if tail else True)
 
 
 def render(found: list[Found], as_json: bool) -> str:

@@ -65,6 +65,9 @@ def test_status_lists_every_install(tmp_path: Path, small_payload: Path) -> None
     # An install that is not ours (upstream kata-deploy, by hand) and a drop-in that went missing.
     (host / "opt/kata/bin").mkdir(parents=True)
     (host / "opt/kata/bin/containerd-shim-kata-v2").write_text("x")
+    (host / "etc/containerd/conf.d/upstream.toml").write_text(
+        '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata-qemu]\n'
+        'runtime_path = "/opt/kata/bin/containerd-shim-kata-v2"\n')
     (host / "etc/containerd/conf.d/kata-deploy-green.toml").unlink()
     done = run_cli("status", "--host-root", str(host), "--json")
     assert done.returncode == 0, done.stderr
@@ -72,7 +75,7 @@ def test_status_lists_every_install(tmp_path: Path, small_payload: Path) -> None
     assert set(found) == {"/opt/kata", "/opt/kata-blue", "/opt/kata-green"}
     assert found["/opt/kata-blue"]["managed"] and found["/opt/kata-blue"]["handlers"] == {"kata-qemu-blue": True}
     assert found["/opt/kata-green"]["handlers"] == {"kata-qemu-green": False}
-    assert not found["/opt/kata"]["managed"]
+    assert not found["/opt/kata"]["managed"] and found["/opt/kata"]["handlers"] == {"kata-qemu": True}
     text = run_cli("status", "--host-root", str(host)).stdout
     assert "/opt/kata-green: suffix 'green'" in text and "handler kata-qemu-green: NOT in the CRI config" in text
     assert run_cli(*cli_cleanup_args(host, "blue")).returncode == 0
