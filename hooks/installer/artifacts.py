@@ -1,7 +1,9 @@
 """The pristine artifacts payload: a directory holding `opt/kata/...` or a kata-static tarball.
 
-The payload is only ever read. A tarball is unpacked into a private temporary directory
-(with the `tar` extraction filter: no absolute names, no set-id bits).
+The payload is only ever read. A tarball is unpacked into a private temporary directory;
+its members are checked first (no absolute or `..` names, no devices, no set-id bits), by
+this module rather than tarfile's extraction filters, which Debian bookworm's Python
+3.11.2 in the image does not have.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import lzma
 import os
+import posixpath
 import stat
 import tarfile
 import tempfile
@@ -16,7 +19,7 @@ import tomllib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from hooks import naming
 from hooks import shims as shim_catalog
@@ -69,16 +72,20 @@ def _unpack(tarball: Path, dest: Path) -> None:
     try:
         with tarfile.open(tarball) as archive:
             members = []
+            links: set[str] = set()
             for member in archive:
                 name = member.name.removeprefix("./")
                 if name == PAYLOAD_DIR or name.startswith(PAYLOAD_DIR + "/"):
-                    members.append(member)
+                    members.append(_vetted(tarball, member, links))
             if not members:
                 raise ArtifactsError(
                     f"tarball {tarball} has no entries under {PAYLOAD_DIR}/",
                     "use a kata-static tarball (its entries start with opt/kata/)",
                 )
-            archive.extractall(dest, members=members, filter="tar")
+            if hasattr(tarfile, "fully_trusted_filter"):
+                archive.extractall(dest, members=members, filter="fully_trusted")  # vetted above
+            else:
+                archive.extractall(dest, members=members)
     except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as err:
         if isinstance(err, PermissionError):
             raise
@@ -86,6 +93,27 @@ def _unpack(tarball: Path, dest: Path) -> None:
             f"artifacts tarball {tarball} is corrupt or unreadable: {err}",
             "download the kata-static tarball again and check its checksum",
         ) from err
+
+
+def _vetted(tarball: Path, member: tarfile.TarInfo, links: set[str]) -> tarfile.TarInfo:
+    """Refuse members that could write outside the payload; drop set-id bits.
+
+    `links` collects the symbolic links seen so far: nothing may be unpacked through one.
+    """
+    name = posixpath.normpath(member.name)
+    bad = not (name == PAYLOAD_DIR or name.startswith(PAYLOAD_DIR + "/"))
+    bad = bad or any(str(parent) in links for parent in PurePosixPath(name).parents)
+    if member.issym():
+        links.add(name)
+    if member.islnk():
+        bad = bad or posixpath.normpath(member.linkname).startswith(("/", "../"))
+    if bad or not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise ArtifactsError(
+            f"artifacts tarball {tarball}: member {member.name!r} is not a plain file, directory or link "
+            "inside the tree", "use a kata-static tarball as released",
+        )
+    member.mode &= 0o1777
+    return member
 
 
 def _scan(source: Path, root: Path) -> Payload:

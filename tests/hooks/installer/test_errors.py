@@ -146,3 +146,24 @@ def test_a_crio_node_is_not_taken_for_containerd(host: Path, small_payload: Path
     argv = cli_install_args(host, small_payload, "blue", "--shims", "qemu")
     argv[argv.index("2.1.4")] = "cri-o://1.30.2"
     _expect_failure(host, argv, 1, "container runtime is cri-o://1.30.2, not containerd", "crio.enabled")
+
+
+def test_tarball_members_that_escape_the_tree(host: Path, tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("x")
+    with tarfile.open(tmp_path / "evil.tar", "w") as archive:
+        archive.add(tmp_path / "x", arcname="opt/kata/bin/ok")
+        archive.add(tmp_path / "x", arcname="opt/kata/../../etc/evil")
+    _expect_failure(host, cli_install_args(host, tmp_path / "evil.tar", "blue"), 1,
+                    "member 'opt/kata/../../etc/evil' is not a plain file, directory or link inside the tree")
+
+
+def test_tarball_that_unpacks_through_a_link(host: Path, tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("x")
+    with tarfile.open(tmp_path / "evil.tar", "w") as archive:
+        link = tarfile.TarInfo("opt/kata/share")
+        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path)
+        archive.addfile(link)
+        archive.add(tmp_path / "x", arcname="opt/kata/share/planted")
+    _expect_failure(host, cli_install_args(host, tmp_path / "evil.tar", "blue"), 1,
+                    "member 'opt/kata/share/planted' is not a plain file")
+    assert not (tmp_path / "planted").exists()
