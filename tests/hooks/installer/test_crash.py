@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.hooks.installer.conftest import (
     CONTAINERD_V3_NO_IMPORTS,
+    Fingerprint,
     cli_cleanup_args,
     cli_install_args,
     doubled,
@@ -23,7 +27,8 @@ from tests.hooks.installer.conftest import (
 MAX_CHECKPOINTS = 400
 
 
-def _crash_each_checkpoint(template: Path, work: Path, argv_for: callable, expected: dict) -> int:  # type: ignore[valid-type]
+def _crash_each_checkpoint(template: Path, work: Path, argv_for: Callable[[Path], list[str]],
+                           expected: Fingerprint) -> int:
     """Kill at checkpoint 1..N then re-run; every re-run must reach `expected`. Returns N."""
     for n in range(1, MAX_CHECKPOINTS):
         root = work / f"n{n}"
@@ -45,8 +50,11 @@ def _template(tmp_path: Path, config: str | None = None) -> Path:
     return make_host(tmp_path / "template", *([config] if config else []))
 
 
-def test_install_killed_anywhere_then_rerun_equals_a_clean_install(tmp_path: Path, small_payload: Path) -> None:
-    template = _template(tmp_path)
+@pytest.mark.parametrize("config", ["conf.d imported", "no imports"])
+def test_install_killed_anywhere_then_rerun_equals_a_clean_install(tmp_path: Path, small_payload: Path,
+                                                                  config: str) -> None:
+    """Drop-in in the imported conf.d, or in the install dir with an `imports` entry added to the main config."""
+    template = _template(tmp_path, CONTAINERD_V3_NO_IMPORTS if config == "no imports" else None)
     clean = tmp_path / "clean"
     shutil.copytree(template, clean, symlinks=True)
     args = ["--shims", "qemu,clh"]

@@ -14,6 +14,7 @@ import pytest
 from hooks import naming
 from hooks.installer import run
 from hooks.installer.errors import SettingsError
+from hooks.installer.settings import Settings
 from tests.hooks.installer.conftest import CLI, REPO, FakeKube, Recorder, fingerprint, make_settings, quiet
 from tests.hooks.installer.fake_apiserver import FakeAPIServer, State
 
@@ -24,7 +25,7 @@ def _pod(tmp_path: Path, kube: FakeKube | None, restarts: Recorder) -> run.Pod:
     return run.Pod(restarts, kube, quiet, tmp_path / "ready", wait=lambda: signal.SIGTERM)
 
 
-def _settings(host: Path, payload: Path) -> object:
+def _settings(host: Path, payload: Path) -> Settings:
     return make_settings(host, payload, "--suffix", "blue", "--shims", "qemu",
                          env={"CONTAINERD_VERSION": "2.1.4", "DAEMONSET_NAME": DS[1], "POD_NAMESPACE": DS[0]},
                          command="run")
@@ -36,7 +37,7 @@ def test_sigterm_cleans_up_only_when_the_daemonset_goes(host: Path, small_payloa
     base = fingerprint(host)
     kube = FakeKube(daemonsets={DS: state} if state != "gone" else {})
     restarts = Recorder()
-    assert run.run(_settings(host, small_payload), "install", _pod(tmp_path, kube, restarts)) == 0  # type: ignore[arg-type]
+    assert run.run(_settings(host, small_payload), "install", _pod(tmp_path, kube, restarts)) == 0
     assert (tmp_path / "ready").read_text() == "ready\n"
     if cleans:
         assert fingerprint(host) == base and kube.labels == {} and len(restarts.calls) == 2
@@ -49,12 +50,12 @@ def test_cleanup_mode_cleans_then_only_waits(host: Path, small_payload: Path, tm
     base = fingerprint(host)
     kube = FakeKube(daemonsets={DS: "present"})
     settings = _settings(host, small_payload)
-    run.run(settings, "install", _pod(tmp_path, kube, Recorder()))  # type: ignore[arg-type]
+    run.run(settings, "install", _pod(tmp_path, kube, Recorder()))
     restarts = Recorder()
-    assert run.run(settings, "cleanup", _pod(tmp_path, kube, restarts)) == 0  # type: ignore[arg-type]
+    assert run.run(settings, "cleanup", _pod(tmp_path, kube, restarts)) == 0
     assert fingerprint(host) == base and kube.labels == {} and len(restarts.calls) == 1
     with pytest.raises(SettingsError, match="KATA_DEPLOY_MODE='upgrade'"):
-        run.run(settings, "upgrade", _pod(tmp_path, kube, restarts))  # type: ignore[arg-type]
+        run.run(settings, "upgrade", _pod(tmp_path, kube, restarts))
 
 
 def _start(host: Path, payload: Path, tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
