@@ -20,8 +20,10 @@ RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 STATE_KEY = "multiInstallSuffix"
-# containerd reads `imports` drop-ins reliably from 1.7 on (older lines are out of support).
-MIN_CONTAINERD = (1, 7)
+# Only containerd 2.x merges an imported file's plugin tables into the main configuration
+# deeply enough for a drop-in to add runtimes beside another install's (the installer
+# refuses 1.x for the same reason).
+MIN_CONTAINERD = (2, 0)
 
 Obj = dict[str, Any]
 
@@ -125,7 +127,7 @@ def runtime_problem(request: Request, node: Obj) -> str | None:
             f"node {name!r} runs {version}, which cannot take containerd drop-in files. "
             "Fix: exclude it with nodeSelector, or move it to containerd or CRI-O"
         )
-    if (int(match["major"]), int(match["minor"])) < MIN_CONTAINERD and request.distribution == "k8s":
+    if (int(match["major"]), int(match["minor"])) < MIN_CONTAINERD:
         return (
             f"node {name!r} runs {version}; multi-install needs containerd >= "
             f"{MIN_CONTAINERD[0]}.{MIN_CONTAINERD[1]} to read this install's drop-in through `imports`. "

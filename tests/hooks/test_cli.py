@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
+
+# The console script installed beside this interpreter (the project's .venv).
+KATA_DEPLOY = str(Path(sys.executable).parent / "kata-deploy")
 
 
 def check_suffix(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kata-deploy", "check-suffix", *args], capture_output=True, text=True, check=False)
+    return subprocess.run([KATA_DEPLOY, "check-suffix", *args], capture_output=True, text=True, check=False)
 
 
 def test_valid_suffix_prints_every_derived_name() -> None:

@@ -94,7 +94,7 @@ def test_invalid_suffixes_name_the_value_the_rule_and_a_fix(value: str, rule: st
 
 
 def test_seed_proposal_characters_are_explained() -> None:
-    with pytest.raises(naming.SuffixError, match="seed proposal allowed '_', '.' and uppercase"):
+    with pytest.raises(naming.SuffixError, match=r"seed proposal allowed '_', '\.' and uppercase"):
         naming.validate_suffix("1.12")
 
 
@@ -131,7 +131,9 @@ def test_derived_names_with_a_suffix() -> None:
         "kata-fc-cicd", "kata-fc-cicd-debug", "kata-qemu-cicd", "kata-qemu-cicd-debug", "kata-cicd",
     ]
     assert install.object_names() == {
-        "installer": "kata-deploy-cicd", "preflight": "kata-deploy-cicd-preflight", "cleanup": "kata-deploy-cicd-cleanup",
+        "installer": "kata-deploy-cicd",
+        "preflight": "kata-deploy-cicd-preflight",
+        "cleanup": "kata-deploy-cicd-cleanup",
     }
 
 

@@ -36,7 +36,7 @@ def node(name: str, runtime: str) -> Obj:
 
 
 def test_a_clean_cluster_passes() -> None:
-    nodes = [node("a", "containerd://2.1.4"), node("b", "containerd://1.7.28")]
+    nodes = [node("a", "containerd://2.1.4"), node("b", "containerd://2.0.0")]
     assert preflight.decide(request(), [runtime_class("kata-qemu")], [], nodes, None) == []
 
 
@@ -75,7 +75,7 @@ def test_changed_suffix_on_upgrade_is_refused_from_state_or_daemonset() -> None:
 
 @pytest.mark.parametrize(("runtime", "crio", "message"), [
     ("docker://24.0.7", False, "cannot take containerd drop-in files"),
-    ("containerd://1.6.20", False, "needs containerd >= 1.7"),
+    ("containerd://1.7.28", False, "needs containerd >= 2.0"),
     ("cri-o://1.30.0", False, "set crio.enabled=true"),
     ("containerd://2.1.4", True, "set crio.enabled=false"),
     ("???", False, "cannot identify"),
