@@ -337,6 +337,8 @@ render_manifest() {
 
 assemble_node() {
   local ctx="$WORK/node-context" f
+  # Stage images of earlier, failed runs.
+  docker images --format '{{.Repository}}:{{.Tag}}' "$IMAGE_REPO" | grep -e '-stage$' | xargs -r docker rmi >/dev/null 2>&1 || true
   rm -rf "$ctx"
   mkdir -p "$ctx/files/usr/local/bin" "$ctx/files/usr/bin" "$ctx/files/kind/manifests" "$ctx/files/etc/containerd"
   for f in containerd ctr containerd-shim-runc-v2; do
@@ -378,13 +380,16 @@ preload_and_commit() {
   docker save "${want[@]}" | docker exec -i "$name" ctr -n k8s.io images import \
     --all-platforms --no-unpack --label io.cri-containerd.pinned=pinned - >>"$LOGS/node.log" 2>&1 \
     || { docker rm -f "$name" >/dev/null; die "ctr import failed; see $LOGS/node.log"; }
-  got=$(docker exec "$name" ctr -n k8s.io images ls -q | grep -v '@sha256:' | sort)
+  # (the CRI plugin adds a sha256:<id> record per image: not a name)
+  got=$(docker exec "$name" ctr -n k8s.io images ls -q | grep -v -e '@sha256:' -e '^sha256:' | sort)
   if [[ $got != "$(printf '%s\n' "${want[@]}")" ]]; then
     diff <(printf '%s\n' "${want[@]}") <(echo "$got") >&2 || true
     docker rm -f "$name" >/dev/null
     die "preloaded images differ from the expected list"
   fi
-  docker exec "$name" sh -c 'pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done; rm -f /tmp/containerd.log'
+  # (PID 1 here is sleep, which reaps nobody: a stopped containerd stays a zombie)
+  docker exec "$name" sh -c 'pkill -x containerd; i=0; while pgrep -x -r R,S,D containerd >/dev/null && [ $i -lt 150 ];
+    do sleep 0.2; i=$((i + 1)); done; rm -f /tmp/containerd.log'
   docker commit --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' --change 'CMD []' \
     "$name" "$NODE_IMAGE" >/dev/null
   docker rm -f "$name" >/dev/null
