@@ -119,6 +119,40 @@ def _events(core_v1, namespace: str) -> list[str]:  # type: ignore[no-untyped-de
     return [f"{e.involved_object.name}: {e.reason}: {e.message}" for e in core_v1.list_namespaced_event(namespace).items]
 
 
+def test_pod_network_spans_nodes(core_v1, namespace, node_names, installer_image) -> None:  # type: ignore[no-untyped-def]
+    """A pod on each node resolves a Service name: DNS answers from CoreDNS pods
+    on whichever node they run, through the pod network and kube-proxy."""
+    from kubernetes import client
+
+    image = _shell_image(core_v1, installer_image)
+    names = []
+    for i, node in enumerate(node_names):
+        name = f"dns-{i}"
+        names.append(name)
+        core_v1.create_namespaced_pod(namespace, client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1PodSpec(
+                node_name=node,
+                restart_policy="Never",
+                tolerations=[client.V1Toleration(operator="Exists")],
+                containers=[client.V1Container(
+                    name="dns", image=image, image_pull_policy="Never",
+                    command=["/bin/sh", "-c", "getent hosts kubernetes.default.svc.cluster.local"],
+                )],
+            ),
+        ))
+    deadline = time.monotonic() + 90
+    phases: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        phases = {n: core_v1.read_namespaced_pod(n, namespace).status.phase for n in names}
+        if all(p in ("Succeeded", "Failed") for p in phases.values()):
+            break
+        time.sleep(2)
+    logs = {n: core_v1.read_namespaced_pod_log(n, namespace) for n in names if phases.get(n) != "Pending"}
+    assert all(p == "Succeeded" for p in phases.values()), (phases, logs, _events(core_v1, namespace))
+    assert all("10.96.0.1" in out for out in logs.values()), logs
+
+
 def test_installer_image_loaded_on_each_node(node_containers, node_images, installer_image) -> None:  # type: ignore[no-untyped-def]
     if not installer_image:
         pytest.skip("cluster-up.sh loaded no installer image (images/installer/build.sh absent or skipped)")
