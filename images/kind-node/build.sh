@@ -423,6 +423,19 @@ build_node() {
   timed assemble assemble_node
   timed preload preload_and_commit
   timed save save_node_tar
+  prune_old_images
+}
+
+# Older node and base images (other keys); images still used by a container stay.
+prune_old_images() {
+  local ref used
+  used=$(docker ps -aq | xargs -r docker inspect -f '{{.Image}}')
+  docker images --format '{{.Repository}}:{{.Tag}}' |
+    grep -E "^($IMAGE_REPO:$KUBERNETES_VERSION-|kata-deploy-dev/kind-base:)" |
+    grep -v -x -e "$NODE_IMAGE" -e "$BASE_IMAGE" |
+    while read -r ref; do
+      grep -qx "$(docker image inspect -f '{{.Id}}' "$ref")" <<<"$used" || docker rmi "$ref" >/dev/null 2>&1 || true
+    done
 }
 
 # Print the image kind should use: a stock kindest/node image of the same
