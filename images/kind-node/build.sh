@@ -4,7 +4,8 @@
 #
 #   images/kind-node/build.sh [STEP...]
 #
-# Steps (default: image): rootfs, smoke, binaries, components, image, print-image.
+# Steps (default: image): rootfs, base, smoke, kubernetes, binaries, components,
+# image, print-image.
 # Every step is cached under $CACHE_DIR/kind-node, keyed by the versions in
 # scripts/versions.env (and, for the image, a hash of images/kind-node/), so a
 # second run only redoes what changed. The finished image is also kept as a
@@ -13,6 +14,8 @@
 # present locally it is used as is.
 #
 # Prints the image name on stdout as its last line.
+# KIND_NODE_FORCE_BUILD=1 ignores a stock image and rebuilds even when the
+# image or its tarball is cached (steps cached by version are still reused).
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../../scripts/common.sh"
 
@@ -407,11 +410,13 @@ save_node_tar() {
 }
 
 build_node() {
-  if have_image "$NODE_IMAGE"; then
+  if [[ -n ${KIND_NODE_FORCE_BUILD:-} ]]; then
+    log "KIND_NODE_FORCE_BUILD: building even if the image or its tarball exists"
+  elif have_image "$NODE_IMAGE"; then
     [[ -f $NODE_TAR ]] || save_node_tar
     return 0
   fi
-  if [[ -f $NODE_TAR ]]; then
+  if [[ -z ${KIND_NODE_FORCE_BUILD:-} && -f $NODE_TAR ]]; then
     log "loading the cached node image from $NODE_TAR"
     docker load -i "$NODE_TAR" >/dev/null
     have_image "$NODE_IMAGE" && return 0

@@ -41,6 +41,25 @@ def test_crictl_info_in_each_node(node_containers, node_exec) -> None:  # type: 
         assert conditions.get("NetworkReady") is True, (node, conditions)
 
 
+def test_containerd_reads_conf_d_drop_ins(node_containers, node_exec) -> None:  # type: ignore[no-untyped-def]
+    """The installer writes one drop-in per install to /etc/containerd/conf.d/;
+    the main configuration must import them. Checked with `containerd config
+    dump`, which reads the files without restarting anything."""
+    probe = "/etc/containerd/conf.d/zz-e2e-cluster-probe.toml"
+    body = (
+        'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.e2e-cluster-probe]\n'
+        'runtime_type = "io.containerd.e2e-cluster-probe.v2"\n'
+    )
+    for node in node_containers:
+        node_exec(node, "sh", "-c", f"cat > {probe} <<'EOF'\n{body}EOF")
+        try:
+            dump = node_exec(node, "containerd", "config", "dump")
+        finally:
+            node_exec(node, "rm", "-f", probe)
+        assert "/etc/containerd/conf.d/*.toml" in dump, node
+        assert "io.containerd.e2e-cluster-probe.v2" in dump, node
+
+
 def _shell_image(core_v1, installer_image: str | None) -> str:  # type: ignore[no-untyped-def]
     """An image already on every node that has /bin/sh: the installer image when
     cluster-up.sh loaded one, else the image kube-proxy runs (preloaded)."""
