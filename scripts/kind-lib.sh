@@ -50,12 +50,25 @@ wait_nodes_ready() {
   done
 }
 
-# wait_system_pods TIMEOUT: the cluster's own pods (DNS, network, storage) Ready.
+# wait_system_pods TIMEOUT: the cluster's own workloads (DNS, pod network,
+# storage) rolled out and their pods Ready.
 wait_system_pods() {
-  local timeout=$1 ns
+  local timeout=$1 ns t0 pending
+  t0=$(date +%s)
   for ns in kube-system local-path-storage; do
     kc get ns "$ns" >/dev/null 2>&1 || continue
-    log "waiting for the pods in $ns"
+    log "waiting for the workloads in $ns"
+    while :; do
+      # DaemonSets and Deployments whose ready count is short of what they want.
+      pending=$(kc -n "$ns" get daemonsets,deployments -o jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.status.desiredNumberScheduled}{.spec.replicas} {.status.numberReady}{.status.readyReplicas}{"\n"}{end}' 2>/dev/null |
+        awk '$2 != $3 {print $1}')
+      [[ -n $pending ]] || break
+      if (($(date +%s) - t0 > timeout)); then
+        kc -n "$ns" get pods -o wide >&2
+        die "not ready after ${timeout}s in $ns: $(echo $pending)"
+      fi
+      sleep 2
+    done
     kc -n "$ns" wait --for=condition=Ready pod --all --timeout="${timeout}s" >/dev/null ||
       { kc -n "$ns" get pods -o wide >&2; die "pods in $ns not Ready after ${timeout}s"; }
   done
