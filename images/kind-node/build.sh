@@ -323,7 +323,7 @@ build_components() {
 node_key() {
   {
     cat "$REPO_ROOT/scripts/versions.env"
-    (cd "$HERE" && find . -type f ! -name '*.tar' -print0 | sort -z | xargs -0 sha256sum)
+    (cd "$HERE" && find . -type f ! -name '*.md' -print0 | sort -z | xargs -0 sha256sum)
   } | hash_of
 }
 NODE_KEY=$(node_key)
