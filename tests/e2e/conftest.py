@@ -28,6 +28,7 @@ def run(cmd: list[str], *, check: bool = True, timeout: float = 120) -> str:
 def _node_exec(node: str, *cmd: str, check: bool = True) -> str:
     return run(["docker", "exec", node, *cmd], check=check)
 
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECONFIG = REPO_ROOT / ".tools" / "kubeconfig"
 INSTALLER_IMAGE_FILE = REPO_ROOT / ".tools" / "installer-image"
@@ -89,8 +90,6 @@ def namespace(core_v1) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield name
     finally:
         core_v1.delete_namespace(name, propagation_policy="Background")
-
-
 
 
 @pytest.fixture(scope="session")

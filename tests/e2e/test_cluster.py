@@ -26,8 +26,9 @@ def test_two_nodes_ready(core_v1, node_containers) -> None:  # type: ignore[no-u
     assert sorted(n.metadata.name for n in nodes) == node_containers
     not_ready = [n.metadata.name for n in nodes if not _ready(n)]
     assert not not_ready, f"not Ready: {not_ready}"
-    roles = sorted("control-plane" if "node-role.kubernetes.io/control-plane" in n.metadata.labels else "worker"
-                   for n in nodes)
+    roles = sorted(
+        "control-plane" if "node-role.kubernetes.io/control-plane" in n.metadata.labels else "worker" for n in nodes
+    )
     assert roles == ["control-plane", "worker"]
     versions = {n.status.node_info.kubelet_version for n in nodes}
     assert len(versions) == 1 and next(iter(versions)).startswith("v1.34."), versions
@@ -135,7 +136,8 @@ def test_privileged_hostpath_pod_on_each_node(  # type: ignore[no-untyped-def]
 
 
 def _events(core_v1, namespace: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return [f"{e.involved_object.name}: {e.reason}: {e.message}" for e in core_v1.list_namespaced_event(namespace).items]
+    events = core_v1.list_namespaced_event(namespace).items
+    return [f"{e.involved_object.name}: {e.reason}: {e.message}" for e in events]
 
 
 def test_pod_network_spans_nodes(core_v1, namespace, node_names, installer_image) -> None:  # type: ignore[no-untyped-def]
@@ -148,18 +150,25 @@ def test_pod_network_spans_nodes(core_v1, namespace, node_names, installer_image
     for i, node in enumerate(node_names):
         name = f"dns-{i}"
         names.append(name)
-        core_v1.create_namespaced_pod(namespace, client.V1Pod(
-            metadata=client.V1ObjectMeta(name=name),
-            spec=client.V1PodSpec(
-                node_name=node,
-                restart_policy="Never",
-                tolerations=[client.V1Toleration(operator="Exists")],
-                containers=[client.V1Container(
-                    name="dns", image=image, image_pull_policy="Never",
-                    command=["/bin/sh", "-c", "getent hosts kubernetes.default.svc.cluster.local"],
-                )],
+        core_v1.create_namespaced_pod(
+            namespace,
+            client.V1Pod(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1PodSpec(
+                    node_name=node,
+                    restart_policy="Never",
+                    tolerations=[client.V1Toleration(operator="Exists")],
+                    containers=[
+                        client.V1Container(
+                            name="dns",
+                            image=image,
+                            image_pull_policy="Never",
+                            command=["/bin/sh", "-c", "getent hosts kubernetes.default.svc.cluster.local"],
+                        )
+                    ],
+                ),
             ),
-        ))
+        )
     deadline = time.monotonic() + 90
     phases: dict[str, str] = {}
     while time.monotonic() < deadline:
