@@ -94,7 +94,8 @@ if ((WARM)); then
   printf '  %-22s %s (target <= 3m00s; image %s)\n' "warm start" "$(fmt "$warm")" "$image"
   printf '  %-22s %s MiB in use at peak, +%s MiB over the %s MiB before\n' "peak memory (host)" \
     "$peak" $((peak - base)) "$base"
-  docker stats --no-stream --format '  {{.Name}}: {{.MemUsage}}' $(docker ps -q --filter label=io.x-k8s.kind.cluster=kata-deploy-bench)
+  mapfile -t bench_nodes < <(docker ps -q --filter label=io.x-k8s.kind.cluster=kata-deploy-bench)
+  docker stats --no-stream --format '  {{.Name}}: {{.MemUsage}}' "${bench_nodes[@]}"
   KIND_CLUSTER_NAME=kata-deploy-bench KIND_KUBECONFIG=$bench_cfg "$REPO_ROOT/scripts/cluster-down.sh" >/dev/null 2>&1
 fi
 

@@ -17,6 +17,7 @@
 . "$REPO_ROOT/scripts/kind-lib.sh"
 
 start=$(date +%s)
+# shellcheck disable=SC2154 # rc is assigned inside the trap
 trap 'rc=$?; if ((rc != 0)); then dump_node_logs; log "cluster-up failed ($rc)"; fi' EXIT
 
 "$REPO_ROOT/scripts/setup-host.sh" 2>&1 | grep -v '^\[.*\] \(docker run --privileged works\|capability bounding\)' >&2 || true

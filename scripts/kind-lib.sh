@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by cluster-up.sh, cluster-down.sh and bench-kind.sh. Source
 # after common.sh.
 CLUSTER=${KIND_CLUSTER_NAME:-kata-deploy-e2e}

@@ -135,7 +135,7 @@ build_in_wrapper() {
   local dir="$WORK/src/${module//\//_}@$version"
   mkdir -p "$dir"
   (
-    cd "$dir"
+    cd "$dir" || exit 1
     [[ -f go.mod ]] || go mod init local/wrapper
     local gomod
     gomod=$(go mod download -json "$module@$version" | jq -r .GoMod)
@@ -300,7 +300,8 @@ component_image() {
 }
 
 build_components() {
-  local k="$KUBE_BIN" own="$BIN/own-$PAUSE_VERSION-$(own_hash)" c
+  local k="$KUBE_BIN" own c
+  own="$BIN/own-$PAUSE_VERSION-$(own_hash)"
   log "component images (no registry: built from the binaries)"
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     component_image scratch "$(kube_image "$c")" "$KUBERNETES_VERSION" "/usr/local/bin/$c" "$k/$c=/usr/local/bin/$c"
