@@ -7,7 +7,7 @@ from typing import Any
 
 from hooks import naming
 from hooks import shims as shim_catalog
-from tests.e2e.kata import NAMESPACE, Driver
+from tests.e2e.kata import NAMESPACE, Driver, wait_for
 
 
 def dropin_runtimes(driver: Driver, node: str, install: naming.Install) -> dict[str, Any]:
@@ -53,8 +53,16 @@ def assert_nothing_doubled(driver: Driver, suffix: str) -> None:
 
 def assert_release_gone(driver: Driver, release: str, suffix: str) -> None:
     install = naming.Install(suffix)
-    assert driver.objects_labelled(f"{naming.SUFFIX_LABEL}={install.tag}") == []
-    assert driver.objects_labelled(f"app.kubernetes.io/instance={release}") == []
+
+    def leftovers() -> list[str]:
+        return (driver.objects_labelled(f"{naming.SUFFIX_LABEL}={install.tag}")
+                + driver.objects_labelled(f"app.kubernetes.io/instance={release}"))
+
+    # The DaemonSet's pods and ControllerRevisions go by garbage collection, after helm returns.
+    try:
+        wait_for(f"nothing of {release} left in the cluster", lambda: not leftovers(), 60, poll=2)
+    except AssertionError as err:
+        raise AssertionError(f"{err}: {leftovers()}") from None
     state = driver.kubectl("-n", NAMESPACE, "get", "configmap", f"kata-deploy-state-{release}", "--ignore-not-found",
                            "-o", "name").stdout
     assert not state.strip(), state

@@ -49,18 +49,18 @@ def test_install_cicd_and_use_its_runtime_class(driver: Driver, baseline: dict[s
         assert labels[naming.NODE_MARK_PREFIX + "cicd"] == "true"
 
         def sandbox_outcome() -> str:
-            status = driver.kubectl_json("-n", NAMESPACE, "get", "pod", "kata-probe")["status"]
-            if status.get("phase") == "Running":
+            probe = driver.kubectl_json("-n", NAMESPACE, "get", "pod", "kata-probe")
+            if probe["status"].get("phase") == "Running":
                 return "running"
             events = driver.kubectl_json("-n", NAMESPACE, "get", "events", "--field-selector",
-                                         "involvedObject.name=kata-probe")["items"]
+                                         f"involvedObject.uid={probe['metadata']['uid']}")["items"]
             messages = [e["message"] for e in events if e["reason"] == "FailedCreatePodSandBox"]
             return messages[0] if messages else ""
 
         outcome = wait_for("containerd to try the kata-cicd handler", sandbox_outcome, 90)
-        # The test payload's shim cannot boot a VM; what matters is that containerd ran
-        # this install's shim for this install's handler, not some other runtime.
-        assert outcome == "running" or "/opt/kata-cicd/" in outcome or "kata-qemu-cicd" in outcome, outcome
+        # The test payload's shim cannot boot a VM (it says so, with the path it was run
+        # from); what matters is that containerd ran this install's shim, not another runtime.
+        assert outcome == "running" or "at /opt/kata-cicd/bin/containerd-shim-kata-v2" in outcome, outcome
     finally:
         driver.kubectl("-n", NAMESPACE, "delete", "pod", "kata-probe", "--ignore-not-found", "--wait=true")
 
