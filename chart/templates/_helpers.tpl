@@ -246,6 +246,7 @@ reason text naming.py gives, or "". Args: root, suffix, shims (list), debug.
 {{- if $suggestion -}}{{- $fix = printf "use '%s' instead" $suggestion -}}{{- end -}}
 {{- fail (printf "invalid multiInstallSuffix '%s': %s. Fix: %s." $suffix $reason $fix) -}}
 {{- end -}}
+{{- include "kata-deploy.validateUpgrade" . -}}
 {{- if and .Values.installationPrefix (not (hasPrefix "/" .Values.installationPrefix)) -}}
 {{- fail (printf "installationPrefix %q is relative; it must be an absolute path. Fix: use '/%s'." .Values.installationPrefix (trimPrefix "./" .Values.installationPrefix)) -}}
 {{- end -}}
@@ -405,4 +406,24 @@ upgrade that changes the suffix still finds the old one.
 */}}
 {{- define "kata-deploy.stateName" -}}
 {{- printf "kata-deploy-state-%s" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+On an upgrade against a live cluster, refuse a changed suffix while rendering, so
+no failed revision with the new names is recorded (uninstalling such a revision
+would orphan the installed one). Where lookup sees nothing (helm template, client
+dry-runs, GitOps renderers) rendering goes on and the preflight hook, which reads
+the same state ConfigMap, is the guard.
+*/}}
+{{- define "kata-deploy.validateUpgrade" -}}
+{{- if .Release.IsUpgrade -}}
+{{- $state := lookup "v1" "ConfigMap" .Release.Namespace (include "kata-deploy.stateName" .) -}}
+{{- if and $state $state.data (hasKey $state.data "multiInstallSuffix") -}}
+{{- $previous := get $state.data "multiInstallSuffix" -}}
+{{- $suffix := include "kata-deploy.suffix" . -}}
+{{- if ne $previous $suffix -}}
+{{- fail (printf "multiInstallSuffix cannot change on upgrade: release '%s' was installed with '%s' and this upgrade asks for '%s'. Its nodes, handlers and RuntimeClasses are named after '%s'. Fix: keep multiInstallSuffix='%s', or install a new release with '%s' beside this one and uninstall this one afterwards." .Release.Name $previous $suffix $previous $previous $suffix) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}

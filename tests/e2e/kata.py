@@ -58,20 +58,23 @@ class Driver:
     nodes: list[str]
     helm4_home: Path
     env: dict[str, str] = field(init=False)
+    helm4_env: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
             "PATH": f"{REPO / '.venv' / 'bin'}:{TOOLS}:{os.environ['PATH']}",
-            **{f"HELM_{kind}_HOME": str(self.helm4_home / kind.lower()) for kind in ("CONFIG", "DATA", "CACHE")},
         }
+        # Helm 4 gets a home of its own, with the plugin: Helm 3 cannot read postrenderer/v1 plugins.
+        self.helm4_env = {**self.env, **{f"HELM_{kind}_HOME": str(self.helm4_home / kind.lower())
+                                         for kind in ("CONFIG", "DATA", "CACHE")}}
 
     # --- commands --------------------------------------------------------------------
     def helm(self, major: int, *args: str, check: bool = True,
              timeout: float = 600) -> subprocess.CompletedProcess[str]:
         binary = TOOLS / ("helm4" if major == 4 else "helm")
-        return sh([str(binary), *args], check=check, timeout=timeout, env=self.env)
+        return sh([str(binary), *args], check=check, timeout=timeout, env=self.helm4_env if major == 4 else self.env)
 
     def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return sh([str(TOOLS / "kubectl"), *args], check=check, timeout=timeout, env=self.env)
