@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -114,7 +116,8 @@ def runtime_problem(request: Request, node: Obj) -> str | None:
     version = (node.get("status", {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "")
     match = _VERSION_RE.match(version)
     if not match:
-        return f"node {name!r} reports container runtime {version!r}, which kata-deploy cannot identify"
+        return (f"node {name!r} reports container runtime {version!r}, which kata-deploy cannot identify. "
+                "Fix: wait until the node reports its runtime (is it restarting?), then retry")
     runtime = match["runtime"]
     if request.crio:
         if runtime != "cri-o":
@@ -161,9 +164,32 @@ def selector_string(selector: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
 
-def run(request: Request, cluster: Cluster, say: Any = print) -> int:
+def _identified(node: Obj) -> bool:
+    version = (node.get("status", {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "")
+    return bool(_VERSION_RE.match(version))
+
+
+def settled_nodes(cluster: Cluster, selector: str, settle: float, say: Any,
+                  clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> list[Obj]:
+    """The target nodes, once each reports its runtime version.
+
+    The kubelet reports `containerd://Unknown` while containerd restarts (another install
+    on the node just changed its configuration): wait that out rather than refuse.
+    """
+    started = clock()
+    while True:
+        nodes = cluster.list_nodes(selector)
+        waiting = [n["metadata"]["name"] for n in nodes if not _identified(n)]
+        if not waiting or clock() - started >= settle:
+            return nodes
+        say(f"waiting for the container runtime of {', '.join(waiting)} to report its version")
+        sleep(2.0)
+
+
+def run(request: Request, cluster: Cluster, say: Any = print, settle: float = 60.0) -> int:
     state = cluster.read_configmap(request.namespace, request.state_configmap)
-    nodes = cluster.list_nodes(selector_string(request.node_selector))
+    nodes = settled_nodes(cluster, selector_string(request.node_selector), settle, say)
     problems = decide(request, cluster.list_runtime_classes(), cluster.list_daemonsets(), nodes, state)
     if problems:
         say(f"preflight refused {'upgrade' if request.upgrade else 'install'} of release {request.release!r}:")

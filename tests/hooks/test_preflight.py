@@ -117,3 +117,32 @@ def test_run_writes_state_only_when_every_check_passes() -> None:
     assert preflight.run(request(), refused, lines.append) == 1
     assert refused.written == []
     assert "Nothing of the release was created or changed." in lines
+
+
+class RestartingCluster(RecordingCluster):
+    """A node whose runtime reports `Unknown` for the first reads, as during a containerd restart."""
+
+    def __init__(self, unknown_reads: int) -> None:
+        super().__init__([], [])
+        self.reads, self.unknown_reads = 0, unknown_reads
+
+    def list_nodes(self, selector: str) -> list[Obj]:
+        self.reads += 1
+        return [node("a", "containerd://Unknown" if self.reads <= self.unknown_reads else "containerd://2.1.4")]
+
+
+def test_a_restarting_runtime_is_waited_for_not_refused() -> None:
+    now = [0.0]
+    cluster = RestartingCluster(unknown_reads=3)
+    nodes = preflight.settled_nodes(cluster, "", 60, lambda _: None, lambda: now[0],
+                                    lambda s: now.__setitem__(0, now[0] + s))
+    assert cluster.reads == 4 and preflight.decide(request(), [], [], nodes, None) == []
+
+
+def test_a_runtime_that_never_reports_is_refused_after_the_wait() -> None:
+    now = [0.0]
+    cluster = RestartingCluster(unknown_reads=10_000)
+    nodes = preflight.settled_nodes(cluster, "", 20, lambda _: None, lambda: now[0],
+                                    lambda s: now.__setitem__(0, now[0] + s))
+    [problem] = preflight.decide(request(), [], [], nodes, None)
+    assert "containerd://Unknown" in problem and now[0] >= 20
