@@ -380,6 +380,11 @@ spec:
       {{- end }}
       nodeSelector:
         kubernetes.io/os: linux
+      {{- /* The hooks may run where the installer may: with a node down, the cleanup still finds a place. */}}
+      {{- with .root.Values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       containers:
         - name: {{ .component }}
           image: {{ include "kata-deploy.image" .root }}

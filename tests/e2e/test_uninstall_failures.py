@@ -14,12 +14,20 @@ from tests.e2e.kata import NAMESPACE, Driver, record_timing, wait_for
 pytestmark = pytest.mark.e2e
 
 
-def crash_patch(tmp_path: Path, checkpoint: int) -> Path:
-    """A user patch (through the post-renderer) that makes every install SIGKILL itself at a checkpoint."""
+# In install mode the pod installs, then dies: the node is installed and its pod crash-loops.
+# In cleanup mode (what the uninstall hook switches to) it runs as the chart means it to.
+CRASHING_COMMAND = (
+    'if [ "$KATA_DEPLOY_MODE" = cleanup ]; then exec kata-deploy run; fi; '
+    "kata-deploy install; echo 'e2e: this installer crashes on purpose' >&2; exit 1"
+)
+
+
+def crash_patch(tmp_path: Path) -> Path:
+    """A user patch (through the post-renderer) that makes the installer pods crash-loop."""
     path = tmp_path / "crash.yaml"
     path.write_text(yaml.safe_dump([{"target": {"kind": "DaemonSet"}, "patch": [
-        {"op": "add", "path": "/spec/template/spec/containers/0/env/-",
-         "value": {"name": "KATA_DEPLOY_CRASH_AT", "value": str(checkpoint)}}]}]))
+        {"op": "replace", "path": "/spec/template/spec/containers/0/command",
+         "value": ["sh", "-c", CRASHING_COMMAND]}]}]))
     return path
 
 
@@ -32,10 +40,10 @@ def restarts(driver: Driver, suffix: str) -> int:
 def test_uninstall_with_a_crash_looping_installer(driver: Driver, baseline: dict[str, dict[str, str]],
                                                   releases: list[str], tmp_path: Path) -> None:
     releases.append("kata-crash")
-    # Checkpoint 30 is deep in an install's file writes; a cleanup of that half install writes fewer.
     driver.helm(3, "install", "kata-crash", *driver.release_args("crash", [
-        "--post-renderer-args", f"--patch={crash_patch(tmp_path, 30)}"]), "--create-namespace")
+        "--post-renderer-args", f"--patch={crash_patch(tmp_path)}"]), "--create-namespace")
     wait_for("installer pods crash-looping", lambda: restarts(driver, "crash") >= 2, 180)
+    assert driver.grep_nodes("/opt/kata-crash/"), "the crashing installer should have installed first"
     started = time.monotonic()
     result = driver.uninstall("kata-crash", timeout=400)
     record_timing(f"f  uninstall, crash-looping installer    {time.monotonic() - started:6.1f}s")
