@@ -36,6 +36,7 @@ summary() {
   fi
 }
 trap summary EXIT
+rm -f "$REPO_ROOT/.tools/e2e-timings.txt"
 
 step "python env" scripts/setup-python.sh
 step "helm, helm4, kind, kubectl" scripts/install-tools.sh
@@ -50,7 +51,6 @@ fi
 
 step "installer image test" python -m pytest -q -m image -p no:cacheprovider
 step "cluster up" scripts/cluster-up.sh
-rm -f "$REPO_ROOT/.tools/e2e-timings.txt"
 rc=0
 step "e2e suite" python -m pytest -q -m e2e -p no:cacheprovider tests/e2e || rc=$?
 if [[ ${KEEP_CLUSTER:-} != 1 ]]; then

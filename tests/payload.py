@@ -112,8 +112,9 @@ def files(shims: tuple[str, ...] | None = None) -> dict[str, tuple[bytes, int]]:
     chosen = [shim_catalog.CATALOG[n] for n in (shims or tuple(shim_catalog.CATALOG))]
     out: dict[str, tuple[bytes, int]] = {}
     for rel, what in _BINARIES.items():
-        out[rel] = (f"#!/bin/sh\n# {MARK}: stands in for {what}.\necho \"test payload: {what} at $0\" >&2\nexit 1\n".encode(),
-                    0o755)
+        # The message names the path it ran from: the e2e suite reads it in a pod's events.
+        script = f'#!/bin/sh\n# {MARK}: stands in for {what}.\necho "test payload: {what} at $0" >&2\nexit 1\n'
+        out[rel] = (script.encode(), 0o755)
     for rel, what in _DATA.items():
         out[rel] = (f"{MARK}: stands in for the {what}.\n".encode(), 0o644)
     for shim in chosen:
