@@ -8,7 +8,7 @@ scripts/setup-host.sh
 scripts/setup-python.sh
 scripts/install-tools.sh
 scripts/cluster-up.sh
-export PATH="$REPO_ROOT/.venv/bin:$TOOLS_BIN:$PATH" KUBECONFIG="$REPO_ROOT/.tools/kubeconfig"
+export PATH="$REPO_ROOT/.venv/bin:$TOOLS_BIN:$PATH" KUBECONFIG="${KIND_KUBECONFIG:-$REPO_ROOT/.tools/kubeconfig}"
 
 log "helm upgrade --install kata-cicd (suffix cicd) through kata-deploy-postrender"
 helm upgrade --install kata-cicd chart --namespace kata-system --create-namespace \

@@ -69,3 +69,14 @@ def test_install_cicd_and_use_its_runtime_class(driver: Driver, baseline: dict[s
     record_timing(f"a  uninstall-to-clean                    {time.monotonic() - started:6.1f}s")
     assert_release_gone(driver, "kata-cicd", "cicd")
     assert diff(baseline, driver.fingerprints()) == {}
+
+
+@pytest.mark.parametrize("major", [3, 4], ids=["helm3", "helm4"])
+def test_server_dry_run_through_the_renderer(driver: Driver, major: int) -> None:
+    """`helm install --dry-run=server`: the API server validates what the renderer wrote; nothing is created."""
+    result = driver.helm(major, "install", "kata-dry", *driver.release_args("dry", []), "--create-namespace",
+                         "--dry-run=server")
+    assert "kata-deploy.katacontainers.io/config-digest" in result.stdout
+    assert "katacontainers.io/multi-install-suffix: dry" in result.stdout
+    assert "kata-dry" not in driver.helm(3, "list", "-n", NAMESPACE, "-a", "-q").stdout.split()
+    assert driver.objects_labelled("app.kubernetes.io/instance=kata-dry") == []
