@@ -23,7 +23,7 @@ kubectl get nodes -L katacontainers.io/kata-runtime,kata-deploy.katacontainers.i
 for node in $(kind get nodes --name "${KIND_CLUSTER_NAME:-kata-deploy-e2e}"); do
   echo; log "on node $node"
   docker exec "$node" ls /opt/kata-cicd
-  docker exec "$node" sh -c 'grep -c "^\[.*runtimes.kata-.*-cicd\]" /etc/containerd/conf.d/kata-deploy-cicd.toml' |
+  docker exec "$node" sh -c 'grep -c "runtimes\.\"kata-[a-z0-9-]*-cicd\"\]\$" /etc/containerd/conf.d/kata-deploy-cicd.toml' |
     sed 's/^/containerd runtimes registered by kata-deploy-cicd.toml: /'
   docker exec "$node" crictl info | python3 -c 'import json,sys; r=json.load(sys.stdin)["config"]["containerd"]["runtimes"]; print("crictl info handlers:", " ".join(sorted(k for k in r if k.endswith("-cicd"))))'
 done
