@@ -19,9 +19,10 @@ def post_render(text: str, patches: Sequence[transform.Patch] = ()) -> str:
             "release", "stream", "no object in the rendered manifests; refusing to write an empty release "
             "(Helm 3 would delete everything on upgrade)",
         )])
-    install = checks.find_install(documents)
+    # Refuse a release with a bad suffix before any user patch touches it ...
+    checks.find_install(documents)
     transform.apply_patches(documents, list(patches))
-    # A patch may have changed the installer's settings: derive the install again.
+    # ... and derive the install from what the patches left, since they may change its settings.
     install = checks.find_install(documents)
     transform.stamp(install, documents)
     problems = checks.check(install, documents)
