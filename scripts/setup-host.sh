@@ -18,8 +18,11 @@ mkdir -p "$LOG_DIR"
 need_root() { [[ $(id -u) == 0 ]] || die "run as root (apt-get, dockerd, $DAEMON_JSON)"; }
 
 install_packages() {
-  local missing=() p
-  for p in docker.io debootstrap jq; do
+  local missing=() p wanted=(debootstrap jq)
+  # An engine that is already installed (GitHub's runners ship Moby's packages,
+  # which conflict with docker.io) is used as it is.
+  command -v dockerd >/dev/null || wanted+=(docker.io)
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if ((${#missing[@]})); then
