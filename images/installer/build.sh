@@ -93,7 +93,9 @@ prepare_context() {
   "$py" -m pip install --quiet --disable-pip-version-check --no-compile --target "$ctx/site" \
     -c "$ctx/constraints.txt" "$ctx"/wheel/*.whl >>"$LOGS/installer-pip.log" 2>&1 \
     || die "pip install --target failed, see $LOGS/installer-pip.log"
-  rm -rf "$ctx/wheel" "$ctx/constraints.txt" "$ctx/site/bin"
+  # direct_url.json names the temporary wheel path; the console scripts in bin/
+  # carry this checkout's .venv in their shebang. The image needs neither.
+  rm -rf "$ctx/wheel" "$ctx/constraints.txt" "$ctx/site/bin" "$ctx"/site/*.dist-info/direct_url.json
   if [[ -z $ARTIFACTS ]]; then
     "$py" "$REPO_ROOT/tests/payload.py" --out "$ctx/artifacts"
   elif [[ -d $ARTIFACTS ]]; then
@@ -109,13 +111,17 @@ prepare_context() {
 }
 
 build_image() {
-  local ctx="$WORK/context"
-  rm -rf "$ctx"
-  mkdir -p "$ctx"
+  # A private context, so that two checkouts can build at the same time.
+  CONTEXT_DIR=$(mktemp -d "$WORK/context.XXXXXX")
+  trap 'rm -rf "$CONTEXT_DIR"' EXIT
+  local ctx=$CONTEXT_DIR
   prepare_context "$ctx"
-  # Inputs of the image: base, code, dependencies, payload, Dockerfile.
+  # Inputs of the image: base, code, dependencies, payload, Dockerfile. The
+  # dist-info RECORD files are left out: they hash the console scripts, whose
+  # shebang names this checkout's .venv, and those scripts are not in the image,
+  # so clones at other paths get the same key and reuse the image.
   local key
-  key=$( (echo "$BASE_IMAGE"; cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | hash_of)
+  key=$( (echo "$BASE_IMAGE"; cd "$ctx" && find . -type f ! -path '*.dist-info/RECORD' -print0 | sort -z | xargs -0 sha256sum) | hash_of)
   if [[ $(docker image inspect -f '{{index .Config.Labels "dev.kata-deploy.inputs"}}' "$TAG" 2>/dev/null) == "$key" ]]; then
     log "$TAG is up to date (inputs $key)"
   else
@@ -124,7 +130,6 @@ build_image() {
       -t "$TAG" "$ctx" >>"$LOGS/installer-build.log" 2>&1 \
       || { tail -n 30 "$LOGS/installer-build.log" >&2; die "docker build failed"; }
   fi
-  rm -rf "$ctx"
 }
 
 docker info >/dev/null 2>&1 || "$REPO_ROOT/scripts/setup-host.sh" >&2
