@@ -110,10 +110,14 @@ def suffix_change_problem(request: Request, previous: str | None) -> str | None:
 _VERSION_RE = re.compile(r"^(?P<runtime>[a-z-]+)://v?(?P<major>\d+)\.(?P<minor>\d+)")
 
 
+def _runtime_version(node: Obj) -> str:
+    return str((node.get("status", {}).get("nodeInfo") or {}).get("containerRuntimeVersion", ""))
+
+
 def runtime_problem(request: Request, node: Obj) -> str | None:
     """Why this node's container runtime cannot take this install's drop-in, or None."""
     name = node["metadata"]["name"]
-    version = (node.get("status", {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "")
+    version = _runtime_version(node)
     match = _VERSION_RE.match(version)
     if not match:
         return (f"node {name!r} reports container runtime {version!r}, which kata-deploy cannot identify. "
@@ -165,8 +169,7 @@ def selector_string(selector: dict[str, str]) -> str:
 
 
 def _identified(node: Obj) -> bool:
-    version = (node.get("status", {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "")
-    return bool(_VERSION_RE.match(version))
+    return bool(_VERSION_RE.match(_runtime_version(node)))
 
 
 def settled_nodes(cluster: Cluster, selector: str, settle: float, say: Any,

@@ -131,18 +131,21 @@ class RestartingCluster(RecordingCluster):
         return [node("a", "containerd://Unknown" if self.reads <= self.unknown_reads else "containerd://2.1.4")]
 
 
-def test_a_restarting_runtime_is_waited_for_not_refused() -> None:
+def settle_on_a_fake_clock(cluster: RestartingCluster, settle: float) -> tuple[list[Obj], float]:
+    """settled_nodes with a clock that only its sleeps advance; returns the nodes and the time slept."""
     now = [0.0]
-    cluster = RestartingCluster(unknown_reads=3)
-    nodes = preflight.settled_nodes(cluster, "", 60, lambda _: None, lambda: now[0],
+    nodes = preflight.settled_nodes(cluster, "", settle, lambda _: None, lambda: now[0],
                                     lambda s: now.__setitem__(0, now[0] + s))
+    return nodes, now[0]
+
+
+def test_a_restarting_runtime_is_waited_for_not_refused() -> None:
+    cluster = RestartingCluster(unknown_reads=3)
+    nodes, _ = settle_on_a_fake_clock(cluster, 60)
     assert cluster.reads == 4 and preflight.decide(request(), [], [], nodes, None) == []
 
 
 def test_a_runtime_that_never_reports_is_refused_after_the_wait() -> None:
-    now = [0.0]
-    cluster = RestartingCluster(unknown_reads=10_000)
-    nodes = preflight.settled_nodes(cluster, "", 20, lambda _: None, lambda: now[0],
-                                    lambda s: now.__setitem__(0, now[0] + s))
+    nodes, slept = settle_on_a_fake_clock(RestartingCluster(unknown_reads=10_000), 20)
     [problem] = preflight.decide(request(), [], [], nodes, None)
-    assert "containerd://Unknown" in problem and now[0] >= 20
+    assert "containerd://Unknown" in problem and slept >= 20
